@@ -17,3 +17,26 @@ def train_csv() -> Path:
     if not TRAIN_CSV.is_file():
         pytest.skip(f"competition training file not found at {TRAIN_CSV}")
     return TRAIN_CSV
+
+
+# Tiny model sizes: the whole pipeline (train -> export -> predict) in seconds.
+TINY_ARGS = [
+    "--epochs", "2", "--patience", "0", "--word-dim", "8", "--char-dim", "4", "--char-filters", "6",
+    "--lstm-units", "8", "--max-vocab", "300", "--embeddings", "random", "--batch-size", "32", "--quiet",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_root(tmp_path_factory) -> Path:
+    """A models root holding a tiny joint model `tweetner/1`, trained on the bundled sample (session-wide)."""
+    from tweetner import train
+
+    root = tmp_path_factory.mktemp("models")
+    assert train.main([*TINY_ARGS, "--out", str(root)]) == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_root) -> Path:
+    """The SavedModel version folder of the tiny joint model."""
+    return tiny_model_root / "tweetner" / "1"

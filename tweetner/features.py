@@ -1,0 +1,71 @@
+"""Raw tweet strings -> padded id tensors, in TensorFlow ops.
+
+This is the one implementation of cleaning, tokenising and lookup: training feeds its tweets through it, in-process
+prediction calls it, and the exported SavedModel holds it (its lookup tables become SavedModel assets), so training
+and serving cannot drift apart.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from tweetner import text
+from tweetner.vocab import RESERVED
+
+
+def _table(tokens: Sequence[str], name: str) -> tf.lookup.StaticHashTable:
+    """Maps each token to its index in `tokens`; anything else (unknown) to 1. Padding "" is never looked up."""
+    keys = list(tokens[len(RESERVED):])
+    init = tf.lookup.KeyValueTensorInitializer(
+        keys=tf.constant(keys, dtype=tf.string),
+        values=tf.range(len(RESERVED), len(RESERVED) + len(keys), dtype=tf.int64),
+    )
+    return tf.lookup.StaticHashTable(init, default_value=1, name=name)
+
+
+class Featurizer(tf.Module):
+    """Turns a batch of raw tweets into word ids, character ids and token strings.
+
+    Args:
+        words: word vocabulary (index = id; 0 padding, 1 unknown).
+        chars: character vocabulary, same convention.
+        max_word_len: characters kept per word (longer words are cut for the character CNN only).
+    """
+
+    def __init__(self, words: Sequence[str], chars: Sequence[str], max_word_len: int, name: str | None = None):
+        super().__init__(name=name)
+        if tuple(words[: len(RESERVED)]) != RESERVED or tuple(chars[: len(RESERVED)]) != RESERVED:
+            raise ValueError("vocabularies must start with the reserved entries (padding, [UNK])")
+        self.max_word_len = int(max_word_len)
+        self.word_table = _table(words, "word_ids")
+        self.char_table = _table(chars, "char_ids")
+
+    def __call__(self, texts: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Featurises raw tweets.
+
+        Args:
+            texts: [B] tf.string, raw tweets (any bytes; invalid UTF-8 is replaced).
+
+        Returns:
+            dict with "tokens" [B, T] tf.string (padded with ""), "word_ids" [B, T] int32, "char_ids"
+            [B, T, max_word_len] int32 (0 = padding) and "lengths" [B] int32, where T = max(1, longest tweet)
+            so a batch of only empty tweets still has a time axis.
+        """
+        clean = text.clean_tf(texts)
+        tokens = tf.strings.split(clean)  # ragged [B, None]; clean text has single spaces only
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        width = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)
+        batch = tf.shape(texts)[0]
+        word_ids = tf.ragged.map_flat_values(self.word_table.lookup, tokens)
+        # Cleaned text is ASCII, so bytes are characters.
+        chars = tf.strings.bytes_split(tf.strings.substr(tokens, 0, self.max_word_len))
+        char_ids = tf.ragged.map_flat_values(self.char_table.lookup, chars)
+        return {
+            "tokens": tokens.to_tensor(default_value="", shape=tf.stack([batch, width])),
+            "word_ids": tf.cast(word_ids.to_tensor(0, shape=tf.stack([batch, width])), tf.int32),
+            "char_ids": tf.cast(
+                char_ids.to_tensor(0, shape=tf.stack([batch, width, self.max_word_len])), tf.int32
+            ),
+            "lengths": lengths,
+        }

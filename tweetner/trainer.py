@@ -1,0 +1,257 @@
+"""The training loop: vocabularies, embeddings, joint loss, early stopping, threshold tuning and export files."""
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tweetner import embeddings, metrics
+from tweetner.config import ModelConfig, TrainConfig, to_json, write_json
+from tweetner.data import Example
+from tweetner.export import EXTRA, TweetPipeline, save_pipeline
+from tweetner.features import Featurizer
+from tweetner.model import TweetTagger
+from tweetner.vocab import build_word_vocab, char_vocab, save_vocab
+
+EVAL_BATCH = 512
+
+
+def tune_threshold(probs: np.ndarray, labels: np.ndarray, groups: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Picks the relevance threshold that maximises the TPR/TNR F1 averaged over the case studies.
+
+    Args:
+        probs: [n] predicted relevance probabilities.
+        labels: [n] gold labels 0/1.
+        groups: one boolean mask [n] per case study.
+
+    Returns:
+        (threshold, averaged F1 at it). Ties go to the threshold closest to 0.5.
+    """
+    grid = np.linspace(0.005, 0.995, 199)
+    f1s = []
+    for g in groups:
+        p, y = probs[g], labels[g]
+        pos, neg = p[y == 1], p[y == 0]
+        tpr = (pos[None, :] >= grid[:, None]).mean(1) if len(pos) else np.zeros_like(grid)
+        tnr = (neg[None, :] < grid[:, None]).mean(1) if len(neg) else np.zeros_like(grid)
+        f1s.append(np.where(tpr + tnr > 0, 2 * tpr * tnr / np.maximum(tpr + tnr, 1e-12), 0.0))
+    mean = np.mean(f1s, axis=0)
+    best = np.flatnonzero(mean >= mean.max() - 1e-12)
+    i = best[np.argmin(np.abs(grid[best] - 0.5))]
+    return float(grid[i]), float(mean[i])
+
+
+class Trainer:
+    """Trains one TweetTagger on a training set and selects it on a validation set.
+
+    Args:
+        train_ex: training examples.
+        val_ex: validation examples (model selection and threshold tuning only).
+        mcfg: model configuration (word_dim is replaced by a pretrained file's dimension).
+        tcfg: training configuration; `tcfg.case` restricts scoring to one case study.
+        log: progress printer.
+    """
+
+    def __init__(self, train_ex: Sequence[Example], val_ex: Sequence[Example], mcfg: ModelConfig, tcfg: TrainConfig,
+                 log: Callable[..., None] = print):
+        self.train_ex, self.val_ex, self.tcfg, self.log = list(train_ex), list(val_ex), tcfg, log
+        keras.utils.set_random_seed(tcfg.seed)
+        tf.config.experimental.enable_op_determinism()
+        self.words = build_word_vocab((e.tokens for e in self.train_ex), tcfg.max_vocab, tcfg.min_count)
+        self.chars = char_vocab()
+        matrix, self.embedding_report = self._embeddings(mcfg)
+        self.mcfg = mcfg = replace(mcfg, word_dim=int(matrix.shape[1]))
+        log(f"vocabulary: {len(self.words)} words; embeddings: {self.embedding_report.summary()}")
+        self.featurizer = Featurizer(self.words, self.chars, mcfg.max_word_len)
+        self.model = TweetTagger(mcfg, len(self.words), len(self.chars))
+        self.model.build_weights(mcfg.max_word_len)
+        self.model.word_embedding.embeddings.assign(matrix.astype("float32"))
+        self.tag_index = {t: i for i, t in enumerate(mcfg.tags)}
+        self.train_arrays = self._arrays(self.train_ex)
+        self.val_arrays = self._arrays(self.val_ex)
+        self.optimizer = keras.optimizers.Adam(tcfg.learning_rate, global_clipnorm=tcfg.clip_norm)
+        self.rng = np.random.default_rng(tcfg.seed)
+        self.noise = tf.random.Generator.from_seed(tcfg.seed)
+        self.threshold = 0.5
+        self.scores: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self._build_steps()
+
+    # --- data ------------------------------------------------------------------------------------------------------
+    def _embeddings(self, mcfg: ModelConfig) -> tuple[np.ndarray, Any]:
+        source, t = self.tcfg.embeddings, self.tcfg
+        sentences = [list(e.tokens) for e in self.train_ex]
+        if source in ("word2vec", "fasttext"):
+            return embeddings.train_in_domain(sentences, self.words, dim=mcfg.word_dim, method=source, seed=t.seed,
+                                              epochs=t.embedding_epochs)
+        if source == "random":
+            matrix = embeddings.random_init(self.words, mcfg.word_dim, t.seed)
+            return matrix, embeddings.EmbeddingReport("random", mcfg.word_dim, len(self.words), 0, 0, 0.0, format="random")
+        counts = Counter(tok for s in sentences for tok in s)
+        return embeddings.load_pretrained(source, self.words, seed=t.seed, counts=counts)
+
+    def _arrays(self, examples: Sequence[Example]) -> dict[str, np.ndarray]:
+        """Featurises examples with the same Featurizer the exported model uses."""
+        f = {k: v.numpy() for k, v in self.featurizer(tf.constant([e.text for e in examples], tf.string)).items()}
+        n, width = f["word_ids"].shape
+        tags = np.zeros((n, width), np.int32)
+        supervised = np.zeros(n, np.float32)
+        mismatched = 0
+        for i, e in enumerate(examples):
+            if e.relevant and e.tags is not None:
+                if len(e.tags) == f["lengths"][i]:
+                    tags[i, : len(e.tags)] = [self.tag_index[t] for t in e.tags]
+                    supervised[i] = 1.0
+                else:  # cleaning changed the tokenisation of this row; keep its label, drop its tags
+                    mismatched += 1
+        if mismatched:
+            self.log(f"warning: {mismatched} relevant rows tokenise differently after cleaning; their tags are not used")
+        return {"word_ids": f["word_ids"], "char_ids": f["char_ids"], "lengths": f["lengths"], "tags": tags,
+                "labels": np.array([e.relevant for e in examples], np.float32), "supervised": supervised}
+
+    def _batches(self, arrays: dict[str, np.ndarray], batch_size: int, shuffle: bool):
+        """Yields length-bucketed batches trimmed to their longest tweet."""
+        lengths = arrays["lengths"]
+        if shuffle:  # sort by length with jitter, then shuffle the batch order
+            order = np.argsort(lengths + self.rng.uniform(0, 3, len(lengths)), kind="stable")
+        else:
+            order = np.argsort(lengths, kind="stable")
+        chunks = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+        if shuffle:
+            self.rng.shuffle(chunks)
+        for idx in chunks:
+            t = max(int(lengths[idx].max()), 1)
+            yield idx, {k: (v[idx, :t] if v.ndim >= 2 else v[idx]) for k, v in arrays.items()}
+
+    # --- steps -----------------------------------------------------------------------------------------------------
+    def _build_steps(self) -> None:
+        model, cfg, opt, tcfg = self.model, self.mcfg, self.optimizer, self.tcfg
+        c = cfg.max_word_len
+        sig = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, c], tf.int32),
+               tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.float32),
+               tf.TensorSpec([None], tf.float32)]
+
+        @tf.function(input_signature=sig, jit_compile=False)
+        def train_step(word_ids, char_ids, tags, labels, supervised):
+            if tcfg.word_dropout > 0:  # teach the [UNK] row: real words sometimes become unknown
+                drop = (self.noise.uniform(tf.shape(word_ids)) < tcfg.word_dropout) & (word_ids > 1)
+                word_ids = tf.where(drop, tf.ones_like(word_ids), word_ids)
+            with tf.GradientTape() as tape:
+                out = model({"word_ids": word_ids, "char_ids": char_ids}, training=True)
+                rel = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=out["relevance_logit"]))
+                # Tags only count on relevant tweets (irrelevant ones carry none), averaged over those.
+                per_tweet = model.tag_loss(out["emissions"], tags, out["lengths"])
+                tag = tf.reduce_sum(per_tweet * supervised) / tf.maximum(tf.reduce_sum(supervised), 1.0)
+                loss = cfg.relevance_weight * rel + cfg.tag_weight * tag
+            variables = model.trainable_variables
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss, rel, tag
+
+        @tf.function(input_signature=sig[:2], jit_compile=False)
+        def predict_step(word_ids, char_ids):
+            out = model({"word_ids": word_ids, "char_ids": char_ids}, training=False)
+            return tf.sigmoid(out["relevance_logit"]), model.decode(out["emissions"], out["lengths"])
+
+        self.train_step, self.predict_step = train_step, predict_step
+
+    # --- loop ------------------------------------------------------------------------------------------------------
+    def evaluate(self) -> tuple[float, dict[str, Any], float]:
+        """Scores the current weights on validation: (threshold, competition scores, selection score)."""
+        a = self.val_arrays
+        n = len(a["lengths"])
+        probs = np.zeros(n, np.float32)
+        tag_ids: list[np.ndarray] = [np.zeros(0, np.int32)] * n
+        for idx, b in self._batches(a, EVAL_BATCH, shuffle=False):
+            p, t = self.predict_step(b["word_ids"], b["char_ids"])
+            probs[idx] = p.numpy()
+            t = t.numpy()
+            for row, i in enumerate(idx):
+                tag_ids[i] = t[row, : a["lengths"][i]]
+        cases = [self.tcfg.case] if self.tcfg.case else None
+        studies = metrics.competition_scores(self.val_ex, [0] * n, [None] * n, cases=cases)["case_studies"]
+        groups = [np.array([s == "all" or s in e.cases for e in self.val_ex]) for s in studies]
+        threshold, _ = tune_threshold(probs, a["labels"], groups)
+        labels = (probs >= threshold).astype(int).tolist()
+        tags = [[self.mcfg.tags[j] for j in t] for t in tag_ids]
+        scores = metrics.competition_scores(self.val_ex, labels, tags, cases=cases)
+        avg = scores["average"]
+        selection = 0.5 * (avg["relevance"]["f1"] + avg["ner"]["headline"]["entity"]["micro"]["f1"])
+        return threshold, scores, selection
+
+    def fit(self) -> dict[str, Any]:
+        """Trains with early stopping on the validation selection score; restores the best epoch's weights."""
+        t, best, best_weights, stale = self.tcfg, -1.0, None, 0
+        n_batches = math.ceil(len(self.train_ex) / t.batch_size)
+        tty = sys.stderr.isatty()
+        for epoch in range(1, t.epochs + 1):
+            start, total = time.time(), np.zeros(3)
+            for k, (_, b) in enumerate(self._batches(self.train_arrays, t.batch_size, shuffle=True), 1):
+                total += [float(x) for x in self.train_step(b["word_ids"], b["char_ids"], b["tags"], b["labels"],
+                                                            b["supervised"])]
+                if tty and k % 20 == 0:
+                    print(f"\r  epoch {epoch} batch {k}/{n_batches} loss {total[0] / k:.3f}", end="", file=sys.stderr)
+            if tty:
+                print("\r", end="", file=sys.stderr)
+            train_time = time.time() - start
+            threshold, scores, selection = self.evaluate()
+            avg = scores["average"]
+            row = {"epoch": epoch, "loss": total[0] / n_batches, "relevance_loss": total[1] / n_batches,
+                   "tag_loss": total[2] / n_batches, "train_seconds": round(train_time, 2), "threshold": threshold,
+                   "val_relevance_f1": avg["relevance"]["f1"],
+                   "val_entity_f1": avg["ner"]["headline"]["entity"]["micro"]["f1"], "val_selection": selection}
+            self.history.append(row)
+            improved = selection > best + 1e-6
+            self.log(f"epoch {epoch:2d}/{t.epochs}  loss {row['loss']:.3f}  val relevance F1 {row['val_relevance_f1']:.4f}"
+                     f"  entity F1 {row['val_entity_f1']:.4f}  ({train_time:.1f}s){'  *' if improved else ''}")
+            if improved:
+                best, best_weights, stale = selection, self.model.get_weights(), 0
+                self.threshold, self.scores = threshold, scores
+            else:
+                stale += 1
+                if stale > t.patience:
+                    self.log(f"early stop: no improvement for {stale} epochs")
+                    break
+        self.model.set_weights(best_weights)
+        return {"scores": self.scores, "threshold": self.threshold, "history": self.history}
+
+    # --- artifacts -------------------------------------------------------------------------------------------------
+    def pipeline(self) -> TweetPipeline:
+        """The raw-string pipeline around the current weights (what gets exported)."""
+        return TweetPipeline(self.featurizer, self.model, self.mcfg.tags, self.threshold)
+
+    def save(self, directory: Path, data_info: dict[str, Any]) -> None:
+        """Writes the SavedModel and, under assets.extra/tweetner/, everything needed to read or rebuild it."""
+        directory = Path(directory)
+        save_pipeline(self.pipeline(), directory)
+        extra = directory / EXTRA
+        extra.mkdir(parents=True)
+        save_vocab(extra / "words.txt", self.words)
+        save_vocab(extra / "chars.txt", self.chars)
+        save_vocab(extra / "tags.txt", list(self.mcfg.tags))
+        self.model.save_weights(str(extra / "model.weights.h5"))
+        write_json(extra / "config.json", {
+            "model": to_json(self.mcfg), "train": to_json(self.tcfg), "threshold": self.threshold,
+            "num_words": len(self.words), "num_chars": len(self.chars), "data": data_info,
+            "embeddings": self.embedding_report.to_dict(), "versions": versions(),
+        })
+        write_json(extra / "validation.json", {"scores": self.scores, "history": self.history,
+                                               "val_rows": len(self.val_ex), "train_rows": len(self.train_ex)})
+
+
+def versions() -> dict[str, str]:
+    """Package versions recorded with every model (reproducibility)."""
+    import gensim
+    import tweetner
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "gensim": gensim.__version__, "tweetner": tweetner.__version__,
+            "machine": platform.machine()}
