@@ -416,6 +416,8 @@ class CRF(keras.layers.Layer):
         self.tags = tuple(tags)
         self.constrain_decoding = bool(constrain_decoding)
         self.num_tags = len(self.tags)
+        # Padding is carried by `lengths`; accepting (and ignoring) an upstream Keras mask keeps Keras quiet.
+        self.supports_masking = True
         # NumPy constants, deliberately not weights: they follow from the tag names and must never be trained.
         self._trans_mask, self._start_mask = constraint_mask(self.tags)
 
