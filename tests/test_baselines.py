@@ -340,8 +340,9 @@ def test_baselines_on_the_real_file(train_csv, tmp_path, capsys):
     assert baselines.main(["--data", str(train_csv), "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["scores"]["case_studies"] == ["A", "B", "C"]
-    # Well clear of chance (0.5 relevance F1, ~0 entity F1) yet reachable by any working linear model.
-    assert result["scores"]["average"]["relevance"]["f1"] > 0.75
-    assert result["scores"]["tie_break"]["entity_f1"] > 0.5
-    assert result["relevance"]["cv_f1"] > 0.75
+    # Seeded run measured at relevance F1 0.947 and entity F1 0.971 (cross-validated 0.948); the floors leave room
+    # for library versions, and a broken feature or threshold falls well below them.
+    assert result["scores"]["average"]["relevance"]["f1"] > 0.9
+    assert result["scores"]["tie_break"]["entity_f1"] > 0.9
+    assert result["relevance"]["cv_f1"] > 0.9
     assert "Timing" in capsys.readouterr().out
