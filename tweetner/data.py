@@ -165,11 +165,11 @@ class LoadReport:
             f"{self.duplicates_dropped} dropped" if self.duplicates_dropped else "kept (dedupe drops them)"
         )
         lines.append(
-            f"duplicates: {self.duplicates} rows repeat an earlier text, {dropped}; "
+            f"duplicates (rows repeating an earlier text): {self.duplicates}, {dropped}; "
             f"label conflicts: {self.label_conflicts}; case flag conflicts: {self.flag_conflicts}"
         )
         lines.append(f"tags ignored on irrelevant rows: {self.ignored_tags}")
-        iob = f"bad IOB (I- not continuing an entity): {self.bad_iob} rows"
+        iob = f"rows with bad IOB (an I- tag not continuing an entity): {self.bad_iob}"
         if self.bad_iob:
             shown = ", ".join(map(str, self.bad_iob_lines))
             more = ", ..." if self.bad_iob > len(self.bad_iob_lines) else ""
