@@ -131,7 +131,7 @@ def clean_tf():
 
 
 @given(st.lists(any_text, min_size=200, max_size=200))
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.data_too_large, HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.data_too_large, HealthCheck.too_slow])
 def test_clean_tf_equals_clean_on_batches(clean_tf, batch: list[str]) -> None:
     # One tensor call per 200 hypothesis strings keeps the TF property cheap.
     tf, fn = clean_tf
