@@ -4,7 +4,7 @@ Layout, the one TF Serving loads:
 
     <root>/<name>/<version>/saved_model.pb, variables/, assets/    the SavedModel
     <root>/<name>/<version>/assets.extra/tweetner/                  what `train` wrote: config.json, vocabularies,
-                                                                    Keras weights, validation.json, MODEL_CARD.md
+                                                                    validation.json, MODEL_CARD.md
 
 A version is written into a hidden temporary folder beside its final place and renamed into place only when
 complete, so a crash mid-export never leaves a half-written version where a server would pick it up.
@@ -52,7 +52,8 @@ class TweetPipeline(tf.Module):
             tweets: [B] tf.string, raw tweets.
 
         Returns:
-            "probability" [B] float32 relevance probability; "relevant" [B] int32 decision at the tuned threshold;
+            "probability" [B] float32 relevance probability; "relevant" [B] int32 decision at the tuned threshold
+            (0 for a tweet with no tokens);
             "tokens" [B, T] string and "tags" [B, T] string (IOB tags for every tweet, padded with "");
             "lengths" [B] int32 token counts. T >= 1 even when every tweet is empty.
         """
@@ -64,7 +65,8 @@ class TweetPipeline(tf.Module):
         tags = tf.where(real, tf.gather(self.tag_names, tag_ids), tf.constant("", tf.string))
         return {
             "probability": probability,
-            "relevant": tf.cast(probability >= self.threshold, tf.int32),
+            # A tweet with no tokens left after cleaning cannot mention a threat: never relevant.
+            "relevant": tf.cast((probability >= self.threshold) & (f["lengths"] > 0), tf.int32),
             "tokens": f["tokens"],
             "tags": tags,
             "lengths": f["lengths"],

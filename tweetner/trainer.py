@@ -237,7 +237,6 @@ class Trainer:
         save_vocab(extra / "words.txt", self.words)
         save_vocab(extra / "chars.txt", self.chars)
         save_vocab(extra / "tags.txt", list(self.mcfg.tags))
-        self.model.save_weights(str(extra / "model.weights.h5"))
         write_json(extra / "config.json", {
             "model": to_json(self.mcfg), "train": to_json(self.tcfg), "threshold": self.threshold,
             "num_words": len(self.words), "num_chars": len(self.chars), "data": data_info,
