@@ -114,7 +114,9 @@ def post_json(endpoint: str, payload: Any, timeout: float) -> Any:
             f"{endpoint}: cannot reach the server ({reason}); is TF Serving running there (see deploy/README.md)?"
         ) from None
     except TimeoutError:
-        raise ServingError(f"{endpoint}: no answer within {timeout:g} s (raise --timeout or lower --batch-size)") from None
+        raise ServingError(
+            f"{endpoint}: no answer within {timeout:g} s (raise --timeout or lower --batch-size)"
+        ) from None
     except (http.client.HTTPException, OSError) as e:
         raise ServingError(f"{endpoint}: connection broken ({type(e).__name__}: {_one_line(str(e))})") from None
     try:
@@ -149,7 +151,9 @@ def _float32(value: float) -> float:
 def _result(pred: Any, i: int) -> dict:
     """One prediction object -> {"relevant", "probability", "tokens", "tags"} (predict.Predictor's dicts)."""
     if not isinstance(pred, dict):
-        raise _Malformed(f"prediction {i} is {type(pred).__name__}, not an object with the outputs {', '.join(OUTPUTS)}")
+        raise _Malformed(
+            f"prediction {i} is {type(pred).__name__}, not an object with the outputs {', '.join(OUTPUTS)}"
+        )
     missing = [k for k in OUTPUTS if k not in pred]
     if missing:
         raise _Malformed(f"prediction {i} lacks {', '.join(missing)} (is this the tweetner signature?)")
@@ -367,8 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 tmp.unlink(missing_ok=True)
     if not args.quiet:
-        print(f"{n} tweets predicted in {time.time() - start:.1f}s by {predict_url(args.url, args.model, args.model_version)}",
-              file=sys.stderr)
+        endpoint = predict_url(args.url, args.model, args.model_version)
+        print(f"{n} tweets predicted in {time.time() - start:.1f}s by {endpoint}", file=sys.stderr)
     return 0
 
 
