@@ -41,6 +41,9 @@ class TweetPipeline(tf.Module):
         super().__init__(name="tweetner")
         self.featurizer = featurizer
         self.model = model
+        # Track the raw tf.Variables too (as Keras's own export does): TF Serving's session-based loader looks
+        # variables up by these, and without them it cannot restore the Keras 3 weights.
+        self.backend_variables = [v.value for v in model.variables]
         self.tag_names = tf.constant(list(tags), dtype=tf.string)
         self.threshold = tf.constant(float(threshold), dtype=tf.float32)
 

@@ -141,5 +141,10 @@ class TweetTagger(keras.Model):
         return cls(**config)
 
     def build_weights(self, max_word_len: int) -> None:
-        """Creates every weight by running one tiny batch (Keras builds subclassed models lazily)."""
-        self({"word_ids": tf.ones([1, 1], tf.int32), "char_ids": tf.ones([1, 1, max_word_len], tf.int32)})
+        """Creates every weight by running one tiny batch through the network and the decoder.
+
+        Keras builds subclassed models lazily and the CRF is only reached through `decode`, so without this
+        `get_weights` would grow after the first training step (checkpoints rely on a fixed list).
+        """
+        out = self({"word_ids": tf.ones([1, 1], tf.int32), "char_ids": tf.ones([1, 1, max_word_len], tf.int32)})
+        self.decode(out["emissions"], out["lengths"])

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import os
+import shutil
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from tweetner import data
-from tweetner.config import EMBEDDING_SOURCES, ModelConfig, TrainConfig, to_json
+from tweetner.config import EMBEDDING_SOURCES, ModelConfig, TrainConfig
 
 DEFAULT_OUT = Path("runs")
 
@@ -66,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-crf", action="store_true", help="ablation: softmax tags instead of a CRF")
     g.add_argument("--relevance-weight", type=float, default=m.relevance_weight, help="weight of the relevance loss")
     g.add_argument("--tag-weight", type=float, default=m.tag_weight, help="weight of the CRF tag loss")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last end-of-epoch checkpoint (OUT/NAME/.checkpoint), "
+                        "with the same data and options")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final summary")
     return p
 
@@ -119,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error(f"{path}: case study {case} has too few tweets ({len(tr)} training, {len(va)} validation) "
                           "with both labels to train a model")
         try:
-            results[name] = train_and_export(tr, va, mcfg, replace(tcfg, case=case), args.out / name, data_info, log)
+            results[name] = train_and_export(tr, va, mcfg, replace(tcfg, case=case), args.out / name, data_info, log,
+                                             resume=args.resume)
         except ValueError as e:  # e.g. an unreadable embeddings file
             return _error(str(e))
     for name, r in results.items():
@@ -138,8 +140,11 @@ def _sha256(path: Path) -> str:
 
 
 def train_and_export(train_ex, val_ex, mcfg: ModelConfig, tcfg: TrainConfig, model_root: Path, data_info: dict,
-                     log=print) -> dict[str, Any]:
+                     log=print, resume: bool = False) -> dict[str, Any]:
     """Trains one model on `train_ex`, selects it on `val_ex` and exports a new version under `model_root`.
+
+    An end-of-epoch checkpoint lives in `model_root/.checkpoint` (hidden: TF Serving ignores it) until the export
+    is complete; `resume` continues from it.
 
     Returns:
         {"directory": the version folder, "scores": validation competition scores, "threshold": float, ...}.
@@ -148,9 +153,11 @@ def train_and_export(train_ex, val_ex, mcfg: ModelConfig, tcfg: TrainConfig, mod
     from tweetner.trainer import Trainer
 
     trainer = Trainer(train_ex, val_ex, mcfg, tcfg, log=log)
-    result = trainer.fit()
+    checkpoint = model_root / ".checkpoint"
+    result = trainer.fit(checkpoint=checkpoint, resume=resume)
     version = next_version(model_root)
     directory = write_atomically(model_root / str(version), lambda tmp: trainer.save(tmp, data_info))
+    shutil.rmtree(checkpoint, ignore_errors=True)
     log(f"exported {directory}")
     return {**result, "directory": str(directory)}
 

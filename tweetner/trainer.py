@@ -187,12 +187,26 @@ class Trainer:
         selection = 0.5 * (avg["relevance"]["f1"] + avg["ner"]["headline"]["entity"]["micro"]["f1"])
         return threshold, scores, selection
 
-    def fit(self) -> dict[str, Any]:
-        """Trains with early stopping on the validation selection score; restores the best epoch's weights."""
-        t, best, best_weights, stale = self.tcfg, -1.0, None, 0
+    def fit(self, checkpoint: Path | None = None, resume: bool = False) -> dict[str, Any]:
+        """Trains with early stopping on the validation selection score; restores the best epoch's weights.
+
+        Args:
+            checkpoint: folder for an end-of-epoch checkpoint (weights, best weights, optimizer and loop state),
+                replaced atomically after every epoch so a kill at any moment leaves the last complete one.
+            resume: continue from the checkpoint in `checkpoint` when there is one.
+        """
+        t = self.tcfg
+        state = {"epoch": 0, "best": -1.0, "stale": 0}
+        best_weights = None
+        if resume and checkpoint is not None and (Path(checkpoint) / "state.json").is_file():
+            state, best_weights = self._restore(Path(checkpoint))
+            self.log(f"resuming after epoch {state['epoch']} from {checkpoint}")
         n_batches = math.ceil(len(self.train_ex) / t.batch_size)
         tty = sys.stderr.isatty()
-        for epoch in range(1, t.epochs + 1):
+        done = state["stale"] > t.patience
+        for epoch in range(state["epoch"] + 1, t.epochs + 1):
+            if done:
+                break
             start, total = time.time(), np.zeros(3)
             for k, (_, b) in enumerate(self._batches(self.train_arrays, t.batch_size, shuffle=True), 1):
                 total += [float(x) for x in self.train_step(b["word_ids"], b["char_ids"], b["tags"], b["labels"],
@@ -209,19 +223,69 @@ class Trainer:
                    "val_relevance_f1": avg["relevance"]["f1"],
                    "val_entity_f1": avg["ner"]["headline"]["entity"]["micro"]["f1"], "val_selection": selection}
             self.history.append(row)
-            improved = selection > best + 1e-6
+            improved = selection > state["best"] + 1e-6
             self.log(f"epoch {epoch:2d}/{t.epochs}  loss {row['loss']:.3f}  val relevance F1 {row['val_relevance_f1']:.4f}"
                      f"  entity F1 {row['val_entity_f1']:.4f}  ({train_time:.1f}s){'  *' if improved else ''}")
+            state["epoch"] = epoch
             if improved:
-                best, best_weights, stale = selection, self.model.get_weights(), 0
+                state["best"], state["stale"], best_weights = selection, 0, self.model.get_weights()
                 self.threshold, self.scores = threshold, scores
             else:
-                stale += 1
-                if stale > t.patience:
-                    self.log(f"early stop: no improvement for {stale} epochs")
-                    break
+                state["stale"] += 1
+                done = state["stale"] > t.patience
+                if done:
+                    self.log(f"early stop: no improvement for {state['stale']} epochs")
+            if checkpoint is not None:
+                self._checkpoint(Path(checkpoint), state, best_weights)
         self.model.set_weights(best_weights)
         return {"scores": self.scores, "threshold": self.threshold, "history": self.history}
+
+    def _checkpoint(self, directory: Path, state: dict[str, Any], best_weights: list[np.ndarray]) -> None:
+        """Replaces the checkpoint folder atomically with the state at the end of an epoch."""
+        from tweetner.export import write_atomically
+
+        def fill(tmp: Path) -> None:
+            np.savez(tmp / "weights.npz", *self.model.get_weights())
+            np.savez(tmp / "best.npz", *best_weights)
+            np.savez(tmp / "optimizer.npz", *[v.numpy() for v in self.optimizer.variables])
+            np.save(tmp / "noise.npy", self.noise.state.numpy())
+            save_vocab(tmp / "words.txt", self.words)
+            write_json(tmp / "state.json", {
+                **state, "history": self.history, "threshold": self.threshold, "scores": self.scores,
+                "rng": self.rng.bit_generator.state, "model": to_json(self.mcfg), "train": to_json(self.tcfg),
+            })
+
+        write_atomically(directory, fill)
+
+    def _restore(self, directory: Path) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """Loads a checkpoint written by `_checkpoint`; refuses one made with other settings or data."""
+        from tweetner.config import read_json
+        from tweetner.vocab import load_vocab
+
+        saved = read_json(directory / "state.json")
+        # How long to train may change on resume; everything that shapes the model or the data may not.
+        free = ("epochs", "patience")
+        same_train = {k: v for k, v in saved["train"].items() if k not in free} == {
+            k: v for k, v in to_json(self.tcfg).items() if k not in free}
+        if saved["model"] != to_json(self.mcfg) or not same_train:
+            raise ValueError(f"{directory}: checkpoint was made with other settings; start afresh without --resume "
+                             "or use the same options")
+        if load_vocab(directory / "words.txt") != self.words:
+            raise ValueError(f"{directory}: checkpoint was made on other training data; start afresh without --resume")
+
+        def arrays(name: str) -> list[np.ndarray]:
+            with np.load(directory / name, allow_pickle=False) as z:
+                return [z[f"arr_{i}"] for i in range(len(z.files))]
+
+        self.model.set_weights(arrays("weights.npz"))
+        self.optimizer.build(self.model.trainable_variables)
+        for var, value in zip(self.optimizer.variables, arrays("optimizer.npz")):
+            var.assign(value)
+        self.noise.reset(np.load(directory / "noise.npy", allow_pickle=False))
+        self.rng.bit_generator.state = saved["rng"]
+        self.history, self.threshold, self.scores = saved["history"], saved["threshold"], saved["scores"]
+        state = {k: saved[k] for k in ("epoch", "best", "stale")}
+        return state, arrays("best.npz")
 
     # --- artifacts -------------------------------------------------------------------------------------------------
     def pipeline(self) -> TweetPipeline:
