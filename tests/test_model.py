@@ -106,10 +106,12 @@ def test_char_cnn_ignores_padding_and_zeros_empty_words():
     out = layer(ids).numpy()
     assert out.shape == (1, 2, 4)
     assert (out[0, 1] == 0).all()
-    # Real characters fill [2, 3]; the max-pool must not see the padded positions' conv outputs.
-    emb = layer.embedding(ids[0, :1])
-    conv = layer.conv(emb).numpy()[0]
-    np.testing.assert_allclose(out[0, 0], conv[:2].max(0), atol=1e-6)
+    # The word is the two characters alone: the convolution's own zero padding, nothing from the padded slots.
+    conv = layer.conv(layer.embedding(ids[0, :1, :2])).numpy()[0]
+    np.testing.assert_allclose(out[0, 0], conv.max(0), atol=1e-6)
+    # So padding the character axis further changes nothing.
+    wider = tf.pad(ids, [[0, 0], [0, 0], [0, 5]])
+    np.testing.assert_allclose(layer(wider).numpy(), out, atol=1e-6)
 
 
 def test_config_round_trip_and_identical_outputs(tmp_path):

@@ -49,7 +49,7 @@ class Featurizer(tf.Module):
 
         Returns:
             dict with "tokens" [B, T] tf.string (padded with ""), "word_ids" [B, T] int32, "char_ids"
-            [B, T, max_word_len] int32 (0 = padding) and "lengths" [B] int32, where T = max(1, longest tweet)
+            [B, T, C] int32 (0 = padding; C = the longest word's length, at most max_word_len) and "lengths" [B] int32, where T = max(1, longest tweet)
             so a batch of only empty tweets still has a time axis.
         """
         clean = text.clean_tf(texts)
@@ -61,11 +61,15 @@ class Featurizer(tf.Module):
         # Cleaned text is ASCII, so bytes are characters.
         chars = tf.strings.bytes_split(tf.strings.substr(tokens, 0, self.max_word_len))
         char_ids = tf.ragged.map_flat_values(self.char_table.lookup, chars)
+        # The character axis is as wide as the batch's longest (cut) word, not max_word_len: most words are short,
+        # and the character CNN's cost grows with this width.
+        longest = tf.reduce_max(tf.concat([tf.strings.length(tokens.flat_values), [1]], 0))
+        char_width = tf.minimum(longest, self.max_word_len)
         return {
             "tokens": tokens.to_tensor(default_value="", shape=tf.stack([batch, width])),
             "word_ids": tf.cast(word_ids.to_tensor(0, shape=tf.stack([batch, width])), tf.int32),
             "char_ids": tf.cast(
-                char_ids.to_tensor(0, shape=tf.stack([batch, width, self.max_word_len])), tf.int32
+                char_ids.to_tensor(0, shape=tf.stack([batch, width, char_width])), tf.int32
             ),
             "lengths": lengths,
         }

@@ -32,8 +32,10 @@ class CharCNN(keras.layers.Layer):
         """[B, T, C] int32 -> [B, T, filters]."""
         shape = tf.shape(char_ids)
         flat = tf.reshape(char_ids, [-1, shape[2]])  # [B*T, C]
-        h = self.conv(self.embedding(flat))  # [B*T, C, F]
         real = (flat > 0)[:, :, None]
+        # Zero the padding characters' embeddings: the convolution then sees exactly what its own "same" zero
+        # padding gives, so the result does not depend on how far a batch pads the character axis.
+        h = self.conv(self.embedding(flat) * tf.cast(real, self.compute_dtype))  # [B*T, C, F]
         pooled = tf.reduce_max(tf.where(real, h, tf.constant(-np.inf, h.dtype)), axis=1)
         # A word with no characters (padding) has -inf everywhere: map it to zeros.
         pooled = tf.where(tf.reduce_any(real, axis=1), pooled, tf.zeros_like(pooled))

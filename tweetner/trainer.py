@@ -130,13 +130,15 @@ class Trainer:
             self.rng.shuffle(chunks)
         for idx in chunks:
             t = max(int(lengths[idx].max()), 1)
-            yield idx, {k: (v[idx, :t] if v.ndim >= 2 else v[idx]) for k, v in arrays.items()}
+            batch = {k: (v[idx, :t] if v.ndim >= 2 else v[idx]) for k, v in arrays.items()}
+            c = max(int((batch["char_ids"] > 0).sum(-1).max()), 1)  # the batch's longest word, as the Featurizer does
+            batch["char_ids"] = batch["char_ids"][:, :, :c]
+            yield idx, batch
 
     # --- steps -----------------------------------------------------------------------------------------------------
     def _build_steps(self) -> None:
         model, cfg, opt, tcfg = self.model, self.mcfg, self.optimizer, self.tcfg
-        c = cfg.max_word_len
-        sig = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, c], tf.int32),
+        sig = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, None], tf.int32),
                tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.float32),
                tf.TensorSpec([None], tf.float32)]
 
