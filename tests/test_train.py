@@ -27,6 +27,9 @@ def test_joint_model_folder_is_complete(tiny_model):
     validation = json.loads((extra / "validation.json").read_text())
     assert validation["history"] and validation["scores"]["case_studies"] == ["A", "B", "C"]
     assert (tiny_model / "saved_model.pb").is_file() and (extra / "words.txt").is_file()
+    card = (extra / "MODEL_CARD.md").read_text()
+    assert config["data"]["sha256"] in card and "--word-dim 8" in card and "| average |" in card
+    assert "Size on disk" in card
 
 
 def test_per_case_trains_one_model_per_case_study(tmp_path):

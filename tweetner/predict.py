@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -148,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(f"{args.input}: no such input file")
     if args.output != "-" and not Path(args.output).resolve().parent.is_dir():
         return _error(f"{args.output}: the folder to write it in does not exist")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep the CLI quiet: TensorFlow logs C++ notices otherwise
+    from tweetner.quiet import silence_native_stderr
+
+    silence_native_stderr()
     start = time.time()
     try:
         predictor = Predictor(directory, args.batch_size)

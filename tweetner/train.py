@@ -105,11 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(examples) < 20:
         return _error(f"{path}: only {len(examples)} usable rows; at least 20 are needed to train and validate")
 
+    from tweetner.quiet import silence_native_stderr
+
+    silence_native_stderr()
     from tweetner.split import split_train_val
 
     train_ex, val_ex = split_train_val(examples, tcfg.val_fraction, tcfg.seed)
     log(f"split: {len(train_ex)} training rows, {len(val_ex)} validation rows (identical texts kept on one side)")
-    data_info = {"path": str(path), "sha256": _sha256(path), "rows": len(examples)}
+    command = " ".join(["python -m tweetner.train", *(argv if argv is not None else sys.argv[1:])])
+    data_info = {"path": str(path), "sha256": _sha256(path), "rows": len(examples), "command": command}
     targets = list(data.CASES) if args.per_case else [None]
     results = {}
     for case in targets:

@@ -310,6 +310,39 @@ class Trainer:
         })
         write_json(extra / "validation.json", {"scores": self.scores, "history": self.history,
                                                "val_rows": len(self.val_ex), "train_rows": len(self.train_ex)})
+        (extra / "MODEL_CARD.md").write_text(self.model_card(directory, data_info), encoding="utf-8")
+
+    def model_card(self, directory: Path, data_info: dict[str, Any]) -> str:
+        """A short human-readable card: what was trained on what, how, how well, and how big it is."""
+        size = sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+        study = self.tcfg.case or "A, B, C (joint model)"
+        lines = [
+            f"# tweetner model ({'case study ' + self.tcfg.case if self.tcfg.case else 'joint'})", "",
+            f"- Command: `{data_info.get('command', 'python -m tweetner.train')}`",
+            f"- Data: `{data_info.get('path')}` ({data_info.get('rows')} rows), sha256 `{data_info.get('sha256')}`",
+            f"- Case studies: {study}; {len(self.train_ex)} training and {len(self.val_ex)} validation tweets "
+            "(identical texts kept on one side)",
+            f"- Embeddings: {self.embedding_report.summary()}; vocabulary {len(self.words)} words",
+            f"- Network: char CNN {self.mcfg.char_filters}x{self.mcfg.char_dim} (on: {self.mcfg.use_chars}), "
+            f"BiLSTM {self.mcfg.lstm_units} per direction, CRF: {self.mcfg.use_crf}",
+            f"- Relevance threshold (tuned on validation): {self.threshold:.3f}",
+            f"- Size on disk: {size / 1e6:.1f} MB", "",
+            "## Validation scores (the split used for early stopping and the threshold, so slightly optimistic)", "",
+            "| case study | relevance TPR | TNR | F1 | entity micro F1 | VUL F1 | token micro F1 |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        rows = [*self.scores.get("studies", {}).items(), ("average", self.scores.get("average"))]
+        for name, s in rows:
+            if not s:
+                continue
+            ent, tok = s["ner"]["headline"]["entity"], s["ner"]["headline"]["token"]
+            vul = ent["per_type"].get("VUL", {}).get("f1", float("nan"))
+            lines.append(f"| {name} | {s['relevance']['tpr']:.4f} | {s['relevance']['tnr']:.4f} | "
+                         f"{s['relevance']['f1']:.4f} | {ent['micro']['f1']:.4f} | {vul:.4f} | "
+                         f"{tok['micro']['f1']:.4f} |")
+        versions_ = versions()
+        lines += ["", "Trained with " + ", ".join(f"{k} {v}" for k, v in versions_.items()) + "."]
+        return "\n".join(lines) + "\n"
 
 
 def versions() -> dict[str, str]:
