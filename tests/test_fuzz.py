@@ -89,10 +89,6 @@ def test_enormous_lines_are_cleaned_in_linear_time() -> None:
     assert elapsed < 20, f"{elapsed:.1f} s for {len(line)} characters"  # linear cleaning takes well under a second
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "text.clean rule 3 (scheme-less www. links) backtracks in Python re: on a word made of repeated 'www.' every "
-    "candidate start scans to the end of the word looking for '/', so time grows with the square of the word "
-    "length (40 kB take one to four seconds, 1 MB would take about half an hour). RE2 in clean_tf is linear."))
 def test_clean_is_linear_on_a_word_of_repeated_www() -> None:
     start = time.perf_counter()
     assert text.clean("www." * 10_000) == "www." * 10_000  # a bare host-like word is kept
@@ -242,10 +238,6 @@ def test_predict_cli_streams_stdin_to_stdout(predict_cli, monkeypatch, capsys) -
     assert [len(o.partition("\t")[2].split()) for o in out[:-1]] == [3, 0, 0, 4]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "predict._batches budgets padded tokens with a raw whitespace word count, which can be far below the token "
-    "count after cleaning: '&amp;' * 2000 is one raw word but 2000 tokens, so 511 short lines get padded to 2000 "
-    "tokens with it (a [512, 2000] batch; about 1.7 GB more peak memory on the tiny model)."))
 def test_predict_batches_respect_the_token_budget_after_cleaning() -> None:
     lines = ["patch now"] * 511 + ["&amp;" * 2000] + ["a,b,c,d,e,f,g,h"] * 300
     true_length = [max(1, len(text.tokenize(s))) for s in lines]
@@ -328,10 +320,6 @@ def test_data_cli_never_prints_a_traceback(tmp_path, content) -> None:
     assert err.startswith(f"error: {path}:") and err.count("\n") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tweetner.data prints the summary, which holds the path, on a strict UTF-8 stdout (the usual en_US.UTF-8 "
-    "terminal): a file name that is not valid UTF-8 becomes a surrogate escape and print() raises "
-    "UnicodeEncodeError with a traceback. Errors go to stderr, which escapes them, so only valid files fail."))
 def test_data_cli_summary_survives_a_non_utf8_file_name(tmp_path) -> None:
     path = tmp_path / os.fsdecode(b"tweets\xff.csv")
     path.write_bytes(b"clean_tweet,relevant,entities\nacme fixes it,1,B-ORG O O\n")

@@ -517,7 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line whatever the problem text holds, so scripts can grep it.
         print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)
         return 2
-    print(report.summary())
+    # The summary names the file; a path that is not valid UTF-8 must not crash a strict UTF-8 stdout.
+    sys.stdout.write(report.summary().encode(sys.stdout.encoding or "utf-8", "backslashreplace")
+                     .decode(sys.stdout.encoding or "utf-8") + "\n")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import IO, Iterable, Iterator, Sequence
 
 from tweetner.modeldir import ModelDirError, resolve_model
 
+_WORD_RUN = re.compile(r"[A-Za-z0-9.:_-]+")
 CHUNK = 8192  # lines read, sorted by length and predicted together (bounds memory on endless streams)
 TOKEN_BUDGET = 32768  # padded tokens per batch, so one enormous line does not blow up a whole batch
 
@@ -69,7 +71,9 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
 
 def _batches(lines: Sequence[str], batch_size: int) -> Iterator[list[int]]:
     """Index batches of similar length (by a cheap word count) within a token budget."""
-    est = [len(s.split()) + 1 for s in lines]
+    # Runs of the characters cleaning keeps bound the token count from above ("&amp;" * 2000 is one
+    # whitespace word but 2000 tokens), so the budget holds after cleaning too.
+    est = [len(_WORD_RUN.findall(s)) + 1 for s in lines]
     order = sorted(range(len(lines)), key=est.__getitem__)
     batch: list[int] = []
     for i in order:

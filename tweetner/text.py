@@ -99,9 +99,28 @@ def clean(raw: str) -> str:
         'rt vendor: patch cve-2019-0708 now amp reboot'
     """
     text = raw.translate(_ASCII_LOWER)
-    for pattern, replacement in _compiled_rules():
-        text = pattern.sub(replacement, text)
+    for i, (pattern, replacement) in enumerate(_compiled_rules()):
+        # Rule 3 backtracks in Python's re (quadratic on a long word of repeated "www."); RE2 is linear. The
+        # same rule, done word by word in linear time, replaces it here; the parity tests keep the two equal.
+        text = _drop_www_links(text) if i == _WWW_RULE else pattern.sub(replacement, text)
     return text
+
+
+_WWW_RULE = 2
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _drop_www_links(text: str) -> str:
+    """Rule 3 of :data:`RULES` in linear time: in each space-separated chunk, the leftmost "www." at a word start
+    begins a link when a "/" follows it in the chunk; the link runs to the end of the chunk and becomes a space."""
+    chunks = text.split(" ")
+    for k, chunk in enumerate(chunks):
+        at = chunk.find("www.")
+        while at > 0 and chunk[at - 1] in _ALNUM:
+            at = chunk.find("www.", at + 1)
+        if at >= 0 and chunk.find("/", at + 4) >= 0:
+            chunks[k] = chunk[:at] + " "
+    return " ".join(chunks)
 
 
 def tokenize(text: str) -> list[str]:
