@@ -25,12 +25,12 @@ class ModelConfig:
 
     tags: tuple[str, ...] = TAGS
     word_dim: int = 100
-    char_dim: int = 30
-    char_filters: int = 50
+    char_dim: int = 16
+    char_filters: int = 30
     char_kernel: int = 3
     max_word_len: int = 24
     use_chars: bool = True
-    lstm_units: int = 100
+    lstm_units: int = 64
     dropout: float = 0.5
     use_crf: bool = True
     relevance_hidden: int = 64
