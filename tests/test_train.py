@@ -77,6 +77,14 @@ def test_bad_options_give_one_line_and_exit_2(args, needle):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+def test_unwritable_output_folder_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    r = _cli("--out", blocker / "models")
+    assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr
+    assert "epoch" not in r.stderr
+
+
 def test_per_case_on_a_file_without_case_columns_is_a_clear_error(tmp_path):
     csv = tmp_path / "nocase.csv"
     rows = ["clean_tweet,relevant,entities"] + [

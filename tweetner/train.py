@@ -93,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(str(e))
     if args.embeddings not in EMBEDDING_SOURCES and not Path(args.embeddings).is_file():
         return _error(f"--embeddings {args.embeddings}: no such file (or use one of {', '.join(EMBEDDING_SOURCES)})")
+    try:  # fail before training, not after it, when the models cannot be written
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return _error(f"--out {args.out}: cannot create the folder ({e.strerror or e})")
     path = args.data or data.sample_path()
     try:
         examples, report = data.load_csv(path, repair_iob=True)
@@ -126,8 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             results[name] = train_and_export(tr, va, mcfg, replace(tcfg, case=case), args.out / name, data_info, log,
                                              resume=args.resume)
-        except ValueError as e:  # e.g. an unreadable embeddings file
+        except ValueError as e:  # e.g. an unreadable embeddings file, a checkpoint made with other options
             return _error(str(e))
+        except OSError as e:  # e.g. an output folder that cannot be written
+            return _error(f"{e.filename or args.out}: {e.strerror or e}")
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: the last complete epoch is checkpointed in {args.out / name / '.checkpoint'}; "
+                  "run the same command with --resume to continue", file=sys.stderr)
+            return 130
     for name, r in results.items():
         s = r["scores"]["average"]
         print(f"{name}: relevance F1 {s['relevance']['f1']:.4f}  entity micro F1 "
