@@ -14,7 +14,8 @@ Both splits keep identical texts on one side and are stratified (`tweetner.split
 
 Variants (model-config or train-config fields, never separate code): `joint`, `per-case`, `baselines`,
 `no-chars`, `softmax` (no CRF), `relevance-only`, `tags-only`, `random-emb`, `fasttext`, `large` (BiLSTM 100,
-char CNN 50 filters x 30-d characters, against the default 64 and 30 x 16).
+char CNN 50 filters x 30-d characters, against the default 64 and 30 x 16), `wide` (hashed word and bigram weights
+added to the relevance head).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "random-emb": ({}, {"embeddings": "random"}),
     "fasttext": ({}, {"embeddings": "fasttext"}),
     "large": ({"lstm_units": 100, "char_filters": 50, "char_dim": 30}, {}),
+    "wide": ({"ngram_buckets": 2 ** 18}, {}),
 }
 ALL = ["joint", "per-case", "baselines", *[v for v in VARIANTS if v != "joint"]]
 

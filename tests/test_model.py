@@ -132,3 +132,21 @@ def test_config_validation_names_the_values():
         ModelConfig(char_kernel=5, max_word_len=4)
     with pytest.raises(ValueError, match="dropout"):
         ModelConfig(dropout=1.0)
+
+
+def test_wide_ngram_part_hashes_words_and_bigrams_and_learns():
+    config = ModelConfig(**{**TINY.__dict__, "ngram_buckets": 64})
+    words = build_word_vocab([t.split() for t in TWEETS[:2]], max_size=10)
+    featurizer = Featurizer(words, char_vocab(), config.max_word_len, config.ngram_buckets)
+    f = featurizer(tf.constant(["patch now", "patch", ""], tf.string))
+    ids = f["ngram_ids"].numpy()
+    assert ids.shape == (3, 3)  # "patch", "now", "patch now"
+    assert (ids[0] > 0).all() and ids[1, 0] == ids[0, 0] and (ids[1, 1:] == 0).all() and (ids[2] == 0).all()
+    assert ids.max() < 64
+    model = TweetTagger(config, len(words), len(char_vocab()))
+    model.build_weights(config.max_word_len)
+    with tf.GradientTape() as tape:
+        out = model({k: v for k, v in f.items() if k.endswith("_ids")}, training=True)
+        loss = tf.reduce_sum(out["relevance_logit"])
+    grad = tape.gradient(loss, model.ngram_weights.embeddings)
+    assert float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(grad)))) > 0

@@ -34,6 +34,7 @@ class ModelConfig:
     dropout: float = 0.5
     use_crf: bool = True
     relevance_hidden: int = 64
+    ngram_buckets: int = 0
     train_word_embeddings: bool = True
     relevance_weight: float = 1.0
     tag_weight: float = 1.0
@@ -44,6 +45,8 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.ngram_buckets < 0 or self.ngram_buckets == 1:
+            raise ValueError(f"ngram_buckets must be 0 (off) or >= 2, got {self.ngram_buckets!r}")
         if self.relevance_hidden < 0:
             raise ValueError(f"relevance_hidden must be >= 0, got {self.relevance_hidden!r}")
         if not 0.0 <= self.dropout < 1.0:

@@ -61,7 +61,7 @@ class TweetPipeline(tf.Module):
             "lengths" [B] int32 token counts. T >= 1 even when every tweet is empty.
         """
         f = self.featurizer(tweets)
-        out = self.model({"word_ids": f["word_ids"], "char_ids": f["char_ids"]}, training=False)
+        out = self.model({k: v for k, v in f.items() if k.endswith("_ids")}, training=False)
         probability = tf.sigmoid(out["relevance_logit"])
         tag_ids = self.model.decode(out["emissions"], f["lengths"])
         real = tf.sequence_mask(f["lengths"], tf.shape(tag_ids)[1])

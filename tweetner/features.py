@@ -31,10 +31,14 @@ class Featurizer(tf.Module):
         words: word vocabulary (index = id; 0 padding, 1 unknown).
         chars: character vocabulary, same convention.
         max_word_len: characters kept per word (longer words are cut for the character CNN only).
+        ngram_buckets: when > 0, also hash every word and word bigram into ids 1..ngram_buckets-1 ("ngram_ids",
+            0 = padding) for the relevance head's bag-of-n-grams part.
     """
 
-    def __init__(self, words: Sequence[str], chars: Sequence[str], max_word_len: int, name: str | None = None):
+    def __init__(self, words: Sequence[str], chars: Sequence[str], max_word_len: int, ngram_buckets: int = 0,
+                 name: str | None = None):
         super().__init__(name=name)
+        self.ngram_buckets = int(ngram_buckets)
         if tuple(words[: len(RESERVED)]) != RESERVED or tuple(chars[: len(RESERVED)]) != RESERVED:
             raise ValueError("vocabularies must start with the reserved entries (padding, [UNK])")
         self.max_word_len = int(max_word_len)
@@ -50,7 +54,8 @@ class Featurizer(tf.Module):
         Returns:
             dict with "tokens" [B, T] tf.string (padded with ""), "word_ids" [B, T] int32, "char_ids"
             [B, T, C] int32 (0 = padding; C = the longest word's length, at most max_word_len) and "lengths" [B] int32, where T = max(1, longest tweet)
-            so a batch of only empty tweets still has a time axis.
+            so a batch of only empty tweets still has a time axis; with ngram_buckets, also "ngram_ids" [B, G] int32
+            (G >= 1).
         """
         clean = text.clean_tf(texts)
         tokens = tf.strings.split(clean)  # ragged [B, None]; clean text has single spaces only
@@ -65,7 +70,15 @@ class Featurizer(tf.Module):
         # and the character CNN's cost grows with this width.
         longest = tf.reduce_max(tf.concat([tf.strings.length(tokens.flat_values), [1]], 0))
         char_width = tf.minimum(longest, self.max_word_len)
+        out = {}
+        if self.ngram_buckets:
+            grams = tf.concat([tokens, tf.strings.ngrams(tokens, 2, separator=" ")], axis=1)
+            ids = tf.ragged.map_flat_values(
+                lambda g: tf.strings.to_hash_bucket_fast(g, self.ngram_buckets - 1) + 1, grams)
+            g_width = tf.maximum(tf.reduce_max(tf.concat([tf.cast(ids.row_lengths(), tf.int32), [0]], 0)), 1)
+            out["ngram_ids"] = tf.cast(ids.to_tensor(0, shape=tf.stack([batch, g_width])), tf.int32)
         return {
+            **out,
             "tokens": tokens.to_tensor(default_value="", shape=tf.stack([batch, width])),
             "word_ids": tf.cast(word_ids.to_tensor(0, shape=tf.stack([batch, width])), tf.int32),
             "char_ids": tf.cast(

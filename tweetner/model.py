@@ -79,6 +79,11 @@ class TweetTagger(keras.Model):
             if c.relevance_hidden else None
         )
         self.relevance = keras.layers.Dense(1, name="relevance")
+        # Optional "wide" part of the relevance head: one learnt weight per hashed word / word bigram, summed.
+        self.ngram_weights = (
+            keras.layers.Embedding(c.ngram_buckets, 1, embeddings_initializer="zeros", name="ngram_weights")
+            if c.ngram_buckets else None
+        )
         self.emission = keras.layers.Dense(len(c.tags), name="tags")
         self.crf = CRF(c.tags, name="crf") if c.use_crf else None
 
@@ -91,7 +96,8 @@ class TweetTagger(keras.Model):
         """Runs the network.
 
         Args:
-            inputs: "word_ids" [B, T] int32 (0 = padding) and "char_ids" [B, T, C] int32.
+            inputs: "word_ids" [B, T] int32 (0 = padding), "char_ids" [B, T, C] int32, and "ngram_ids" [B, G] int32
+                when config.ngram_buckets > 0.
 
         Returns:
             "relevance_logit" [B], "emissions" [B, T, num_tags], "lengths" [B] int32.
@@ -113,8 +119,13 @@ class TweetTagger(keras.Model):
         pooled = tf.concat([mx, mean], axis=-1)
         if self.relevance_hidden is not None:
             pooled = self.relevance_hidden(pooled)
+        logit = tf.squeeze(self.relevance(pooled), -1)
+        if self.ngram_weights is not None:
+            ngrams = inputs["ngram_ids"]
+            w = tf.squeeze(self.ngram_weights(ngrams), -1) * tf.cast(ngrams > 0, h.dtype)
+            logit = logit + tf.reduce_sum(w, axis=1)
         return {
-            "relevance_logit": tf.squeeze(self.relevance(pooled), -1),
+            "relevance_logit": logit,
             "emissions": self.emission(h),
             "lengths": lengths,
         }
@@ -148,5 +159,6 @@ class TweetTagger(keras.Model):
         Keras builds subclassed models lazily and the CRF is only reached through `decode`, so without this
         `get_weights` would grow after the first training step (checkpoints rely on a fixed list).
         """
-        out = self({"word_ids": tf.ones([1, 1], tf.int32), "char_ids": tf.ones([1, 1, max_word_len], tf.int32)})
+        out = self({"word_ids": tf.ones([1, 1], tf.int32), "char_ids": tf.ones([1, 1, max_word_len], tf.int32),
+                    "ngram_ids": tf.ones([1, 1], tf.int32)})
         self.decode(out["emissions"], out["lengths"])

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--char-filters", type=int, default=m.char_filters)
     g.add_argument("--lstm-units", type=int, default=m.lstm_units, help="units per direction of the BiLSTM")
     g.add_argument("--dropout", type=float, default=m.dropout)
+    g.add_argument("--ngram-buckets", type=int, default=m.ngram_buckets,
+                   help="hashed word and word-bigram weights added to the relevance head (0 = off)")
     g.add_argument("--no-chars", action="store_true", help="ablation: no character CNN")
     g.add_argument("--no-crf", action="store_true", help="ablation: softmax tags instead of a CRF")
     g.add_argument("--relevance-weight", type=float, default=m.relevance_weight, help="weight of the relevance loss")
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         mcfg = ModelConfig(
             word_dim=args.word_dim, char_dim=args.char_dim, char_filters=args.char_filters,
             lstm_units=args.lstm_units, dropout=args.dropout, use_chars=not args.no_chars, use_crf=not args.no_crf,
-            relevance_weight=args.relevance_weight, tag_weight=args.tag_weight,
+            relevance_weight=args.relevance_weight, tag_weight=args.tag_weight, ngram_buckets=args.ngram_buckets,
         )
         tcfg = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,

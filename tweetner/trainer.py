@@ -71,7 +71,7 @@ class Trainer:
         matrix, self.embedding_report = self._embeddings(mcfg)
         self.mcfg = mcfg = replace(mcfg, word_dim=int(matrix.shape[1]))
         log(f"vocabulary: {len(self.words)} words; embeddings: {self.embedding_report.summary()}")
-        self.featurizer = Featurizer(self.words, self.chars, mcfg.max_word_len)
+        self.featurizer = Featurizer(self.words, self.chars, mcfg.max_word_len, mcfg.ngram_buckets)
         self.model = TweetTagger(mcfg, len(self.words), len(self.chars))
         self.model.build_weights(mcfg.max_word_len)
         self.model.word_embedding.embeddings.assign(matrix.astype("float32"))
@@ -115,7 +115,9 @@ class Trainer:
                     mismatched += 1
         if mismatched:
             self.log(f"warning: {mismatched} relevant rows tokenise differently after cleaning; their tags are not used")
-        return {"word_ids": f["word_ids"], "char_ids": f["char_ids"], "lengths": f["lengths"], "tags": tags,
+        ngram_ids = f.get("ngram_ids", np.zeros((n, 1), np.int32))  # one dummy column when the wide part is off
+        return {"word_ids": f["word_ids"], "char_ids": f["char_ids"], "ngram_ids": ngram_ids,
+                "lengths": f["lengths"], "tags": tags,
                 "labels": np.array([e.relevant for e in examples], np.float32), "supervised": supervised}
 
     def _batches(self, arrays: dict[str, np.ndarray], batch_size: int, shuffle: bool):
@@ -130,7 +132,9 @@ class Trainer:
             self.rng.shuffle(chunks)
         for idx in chunks:
             t = max(int(lengths[idx].max()), 1)
-            batch = {k: (v[idx, :t] if v.ndim >= 2 else v[idx]) for k, v in arrays.items()}
+            batch = {k: (v[idx, :t] if v.ndim >= 2 and k != "ngram_ids" else v[idx]) for k, v in arrays.items()}
+            g = max(int((batch["ngram_ids"] > 0).sum(-1).max()), 1)
+            batch["ngram_ids"] = batch["ngram_ids"][:, :g]
             c = max(int((batch["char_ids"] > 0).sum(-1).max()), 1)  # the batch's longest word, as the Featurizer does
             batch["char_ids"] = batch["char_ids"][:, :, :c]
             yield idx, batch
@@ -142,13 +146,13 @@ class Trainer:
                tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.float32),
                tf.TensorSpec([None], tf.float32)]
 
-        @tf.function(input_signature=sig, jit_compile=False)
-        def train_step(word_ids, char_ids, tags, labels, supervised):
+        @tf.function(input_signature=[*sig, tf.TensorSpec([None, None], tf.int32)], jit_compile=False)
+        def train_step(word_ids, char_ids, tags, labels, supervised, ngram_ids):
             if tcfg.word_dropout > 0:  # teach the [UNK] row: real words sometimes become unknown
                 drop = (self.noise.uniform(tf.shape(word_ids)) < tcfg.word_dropout) & (word_ids > 1)
                 word_ids = tf.where(drop, tf.ones_like(word_ids), word_ids)
             with tf.GradientTape() as tape:
-                out = model({"word_ids": word_ids, "char_ids": char_ids}, training=True)
+                out = model({"word_ids": word_ids, "char_ids": char_ids, "ngram_ids": ngram_ids}, training=True)
                 rel = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=out["relevance_logit"]))
                 # Tags only count on relevant tweets (irrelevant ones carry none), averaged over those.
                 per_tweet = model.tag_loss(out["emissions"], tags, out["lengths"])
@@ -158,9 +162,9 @@ class Trainer:
             opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return loss, rel, tag
 
-        @tf.function(input_signature=sig[:2], jit_compile=False)
-        def predict_step(word_ids, char_ids):
-            out = model({"word_ids": word_ids, "char_ids": char_ids}, training=False)
+        @tf.function(input_signature=[*sig[:2], tf.TensorSpec([None, None], tf.int32)], jit_compile=False)
+        def predict_step(word_ids, char_ids, ngram_ids):
+            out = model({"word_ids": word_ids, "char_ids": char_ids, "ngram_ids": ngram_ids}, training=False)
             return tf.sigmoid(out["relevance_logit"]), model.decode(out["emissions"], out["lengths"])
 
         self.train_step, self.predict_step = train_step, predict_step
@@ -173,7 +177,7 @@ class Trainer:
         probs = np.zeros(n, np.float32)
         tag_ids: list[np.ndarray] = [np.zeros(0, np.int32)] * n
         for idx, b in self._batches(a, EVAL_BATCH, shuffle=False):
-            p, t = self.predict_step(b["word_ids"], b["char_ids"])
+            p, t = self.predict_step(b["word_ids"], b["char_ids"], b["ngram_ids"])
             probs[idx] = p.numpy()
             t = t.numpy()
             for row, i in enumerate(idx):
@@ -212,7 +216,7 @@ class Trainer:
             start, total = time.time(), np.zeros(3)
             for k, (_, b) in enumerate(self._batches(self.train_arrays, t.batch_size, shuffle=True), 1):
                 total += [float(x) for x in self.train_step(b["word_ids"], b["char_ids"], b["tags"], b["labels"],
-                                                            b["supervised"])]
+                                                            b["supervised"], b["ngram_ids"])]
                 if tty and k % 20 == 0:
                     print(f"\r  epoch {epoch} batch {k}/{n_batches} loss {total[0] / k:.3f}", end="", file=sys.stderr)
             if tty:
