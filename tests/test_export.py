@@ -109,3 +109,4 @@ def test_write_atomically_leaves_nothing_on_failure(tmp_path):
         write_atomically(final, crash)
     assert (final / "ok").read_text() == "1" and [p.name for p in (tmp_path / "m").iterdir()] == ["1"]
     assert next_version(tmp_path / "m") == 2 and next_version(tmp_path / "none") == 1
+    assert final.stat().st_mode & 0o055 == 0o055  # readable by a server running as another user

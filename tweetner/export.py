@@ -93,6 +93,10 @@ def write_atomically(final_dir: Path, fill: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.partial-", dir=final_dir.parent))
     try:
         fill(tmp)
+        # mkdtemp makes the folder private (0700); a model server running as another user must be able to read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         if final_dir.exists():
             old = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
             os.rename(final_dir, old)
