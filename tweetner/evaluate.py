@@ -21,23 +21,14 @@ from tweetner.metrics import competition_scores, format_table
 _VALID_TAGS = frozenset(TAGS)
 
 
-class PredictionError(ValueError):
-    """A prediction file that cannot be read, located to its line.
+class PredictionError(DataError):
+    """A prediction file that cannot be read, located to its line (same fields and message as DataError).
 
     Attributes:
         path: the prediction file.
         line: 1-based line number (0 when the problem concerns the whole file).
         problem: what is wrong, in words.
     """
-
-    def __init__(self, path: str | Path, line: int, problem: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.problem}"
 
 
 def parse_prediction_line(text: str) -> tuple[int, tuple[str, ...] | None]:
