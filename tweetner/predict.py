@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     n = 0
     try:
         for chunk in _chunks(read_lines(src), CHUNK):
-            results = Predictor.predict(predictor, chunk)
+            results = predictor.predict(chunk)
             dst.write("".join(format_line(r, args.format, args.all_tags) + "\n" for r in results))
             n += len(chunk)
             if progress and n >= 4 * CHUNK:
