@@ -27,6 +27,13 @@ EXTRA = Path("assets.extra") / "tweetner"
 SIGNATURE = "serving_default"
 
 
+class _Untracked:
+    """Holds an object without making it part of the SavedModel's object graph."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 class TweetPipeline(tf.Module):
     """Raw tweets in, relevance and IOB tags out, entirely in TensorFlow ops.
 
@@ -40,12 +47,17 @@ class TweetPipeline(tf.Module):
     def __init__(self, featurizer: Featurizer, model: TweetTagger, tags: Sequence[str], threshold: float):
         super().__init__(name="tweetner")
         self.featurizer = featurizer
-        self.model = model
-        # Track the raw tf.Variables too (as Keras's own export does): TF Serving's session-based loader looks
-        # variables up by these, and without them it cannot restore the Keras 3 weights.
+        # The network's weights are saved once, as the raw tf.Variables behind the Keras variables (as Keras's own
+        # export does): TF Serving's session-based loader restores exactly these. The Keras model itself is kept
+        # out of the object graph, or every weight would be written twice.
         self.backend_variables = [v.value for v in model.variables]
+        self._untracked = _Untracked(model)
         self.tag_names = tf.constant(list(tags), dtype=tf.string)
         self.threshold = tf.constant(float(threshold), dtype=tf.float32)
+
+    @property
+    def model(self) -> TweetTagger:
+        return self._untracked.value
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="tweets")], jit_compile=False)
     def serve(self, tweets: tf.Tensor) -> dict[str, tf.Tensor]:
