@@ -27,7 +27,7 @@ TWEETS = [
 FRESH = r"""
 import json, sys
 import tensorflow as tf
-from tweetner.export import load_serving
+from tweetner.serving import load_serving
 serve = load_serving(sys.argv[1])
 out = serve(tf.constant(json.loads(sys.stdin.read()), tf.string))
 n = out["lengths"].numpy().tolist()

@@ -102,7 +102,7 @@ def test_clean_is_linear_on_a_word_of_repeated_www() -> None:
 @pytest.fixture(scope="module")
 def serving(tiny_model):
     """The tiny model's serving function, loaded once for this module."""
-    from tweetner.export import load_serving
+    from tweetner.serving import load_serving
 
     return load_serving(tiny_model)
 

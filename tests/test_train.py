@@ -45,7 +45,7 @@ def test_per_case_trains_one_model_per_case_study(tmp_path):
 def test_same_seed_same_model(tmp_path):
     import tensorflow as tf
 
-    from tweetner.export import load_serving
+    from tweetner.serving import load_serving
 
     outs = []
     for run in ("a", "b"):

@@ -21,10 +21,10 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from tweetner.features import Featurizer
+from tweetner.serving import SIGNATURE
 from tweetner.model import TweetTagger
 
 EXTRA = Path("assets.extra") / "tweetner"
-SIGNATURE = "serving_default"
 
 
 class _Untracked:
@@ -125,15 +125,3 @@ def write_atomically(final_dir: Path, fill: Callable[[Path], None]) -> Path:
 def save_pipeline(pipeline: TweetPipeline, directory: Path) -> None:
     """Writes the SavedModel with the raw-string `serving_default` signature into `directory`."""
     tf.saved_model.save(pipeline, str(directory), signatures={SIGNATURE: pipeline.serve.get_concrete_function()})
-
-
-def load_serving(directory: Path) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-    """Loads an exported SavedModel and returns its serving function (raw strings in, dense tensors out)."""
-    loaded = tf.saved_model.load(str(directory))
-    fn = loaded.signatures[SIGNATURE]
-
-    def serve(tweets: tf.Tensor) -> dict[str, tf.Tensor]:
-        return fn(tweets=tweets)
-
-    serve.loaded = loaded  # keep the trackable (and its tables) alive as long as the function
-    return serve

@@ -94,7 +94,7 @@ class Predictor:
     """
 
     def __init__(self, directory: Path, batch_size: int = 512):
-        from tweetner.export import load_serving
+        from tweetner.serving import load_serving
 
         self.directory = Path(directory)
         self.serve = load_serving(self.directory)
