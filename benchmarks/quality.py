@@ -12,10 +12,11 @@ Both splits keep identical texts on one side and are stratified (`tweetner.split
     python -m benchmarks.quality [--data PATH] [--seeds 13 14 15] [--variants joint per-case baselines ...]
                                  [--json OUT]
 
-Variants (model-config or train-config fields, never separate code): `joint`, `per-case`, `baselines`,
-`no-chars`, `softmax` (no CRF), `relevance-only`, `tags-only`, `random-emb`, `fasttext`, `large` (BiLSTM 100,
-char CNN 50 filters x 30-d characters, against the default 64 and 30 x 16), `wide` (hashed word and bigram weights
-added to the relevance head).
+Variants (model-config or train-config fields, never separate code): `joint` and `per-case` (the default
+configuration), `baselines`, `wide` (hashed word and bigram weights added to the relevance head, now the default),
+`no-wide` and `per-case-no-wide` (without them), and ablations of `no-wide`: `no-chars`, `softmax` (no CRF),
+`relevance-only`, `tags-only`, `random-emb`, `fasttext`, `large` (BiLSTM 100, char CNN 50 filters x 30-d
+characters, against the default 64 and 30 x 16).
 """
 from __future__ import annotations
 
@@ -31,18 +32,21 @@ from typing import Any, Sequence
 from benchmarks.baselines import DEFAULT_DATA
 
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    # name: (ModelConfig overrides, TrainConfig overrides)
+    # name: (ModelConfig overrides, TrainConfig overrides). The ablations switch one thing off the joint model
+    # without the n-gram part ("no-wide"), the configuration they were first measured against.
     "joint": ({}, {}),
-    "no-chars": ({"use_chars": False}, {}),
-    "softmax": ({"use_crf": False}, {}),
-    "relevance-only": ({"tag_weight": 0.0}, {}),
-    "tags-only": ({"relevance_weight": 0.0}, {}),
-    "random-emb": ({}, {"embeddings": "random"}),
-    "fasttext": ({}, {"embeddings": "fasttext"}),
-    "large": ({"lstm_units": 100, "char_filters": 50, "char_dim": 30}, {}),
     "wide": ({"ngram_buckets": 2 ** 18}, {}),
+    "no-wide": ({"ngram_buckets": 0}, {}),
+    "no-chars": ({"ngram_buckets": 0, "use_chars": False}, {}),
+    "softmax": ({"ngram_buckets": 0, "use_crf": False}, {}),
+    "relevance-only": ({"ngram_buckets": 0, "tag_weight": 0.0}, {}),
+    "tags-only": ({"ngram_buckets": 0, "relevance_weight": 0.0}, {}),
+    "random-emb": ({"ngram_buckets": 0}, {"embeddings": "random"}),
+    "fasttext": ({"ngram_buckets": 0}, {"embeddings": "fasttext"}),
+    "large": ({"ngram_buckets": 0, "lstm_units": 100, "char_filters": 50, "char_dim": 30}, {}),
 }
-ALL = ["joint", "per-case", "baselines", *[v for v in VARIANTS if v != "joint"]]
+PER_CASE = {"per-case": {}, "per-case-no-wide": {"ngram_buckets": 0}}
+ALL = ["joint", *PER_CASE, "baselines", *[v for v in VARIANTS if v != "joint"]]
 
 
 def three_way_split(examples, seed: int = 13):
@@ -90,11 +94,11 @@ def run_variant(name: str, split, seed: int) -> dict[str, Any]:
 
         r = run_baselines(train, test, seed=seed)
         return {"scores": r["scores"], "timing": r["timing"]}
-    if name == "per-case":
+    if name in PER_CASE:
         studies, timing = {}, {"train_s": 0.0}
         for case in data.CASES:
             tr, dv, te = (data.select_case(s, case) for s in split)
-            trainer, t = _train(tr, dv, ModelConfig(), TrainConfig(seed=seed, case=case))
+            trainer, t = _train(tr, dv, ModelConfig(**PER_CASE[name]), TrainConfig(seed=seed, case=case))
             labels, tags = _predict(trainer, te)
             studies[case] = metrics.competition_scores(te, labels, tags, cases=[case])
             timing["train_s"] += t["train_s"]

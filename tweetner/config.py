@@ -34,7 +34,7 @@ class ModelConfig:
     dropout: float = 0.5
     use_crf: bool = True
     relevance_hidden: int = 64
-    ngram_buckets: int = 0
+    ngram_buckets: int = 2 ** 18
     train_word_embeddings: bool = True
     relevance_weight: float = 1.0
     tag_weight: float = 1.0

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lstm-units", type=int, default=m.lstm_units, help="units per direction of the BiLSTM")
     g.add_argument("--dropout", type=float, default=m.dropout)
     g.add_argument("--ngram-buckets", type=int, default=m.ngram_buckets,
-                   help="hashed word and word-bigram weights added to the relevance head (0 = off)")
+                   help="hashed word and word-bigram weights added to the relevance head (0 = off); one float "
+                        "each in the model")
     g.add_argument("--no-chars", action="store_true", help="ablation: no character CNN")
     g.add_argument("--no-crf", action="store_true", help="ablation: softmax tags instead of a CRF")
     g.add_argument("--relevance-weight", type=float, default=m.relevance_weight, help="weight of the relevance loss")
