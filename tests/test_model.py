@@ -18,7 +18,7 @@ TWEETS = [
     "   ",
 ]
 TINY = ModelConfig(word_dim=6, char_dim=3, char_filters=4, char_kernel=3, max_word_len=8, lstm_units=5,
-                   relevance_hidden=4, dropout=0.0)
+                   relevance_hidden=4, dropout=0.0, ngram_buckets=0)
 
 
 def _setup(config: ModelConfig = TINY):
