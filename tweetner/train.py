@@ -96,10 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(str(e))
     if args.embeddings not in EMBEDDING_SOURCES and not Path(args.embeddings).is_file():
         return _error(f"--embeddings {args.embeddings}: no such file (or use one of {', '.join(EMBEDDING_SOURCES)})")
-    try:  # fail before training, not after it, when the models cannot be written
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        return _error(f"--out {args.out}: cannot create the folder ({e.strerror or e})")
     path = args.data or data.sample_path()
     try:
         examples, report = data.load_csv(path, repair_iob=True)
@@ -111,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(f"{path}: --per-case needs the case-study columns A, B, C, which this file does not have")
     if len(examples) < 20:
         return _error(f"{path}: only {len(examples)} usable rows; at least 20 are needed to train and validate")
+    try:  # fail before training, not after it, when the models cannot be written (bad data never creates it)
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return _error(f"--out {args.out}: cannot create the folder ({e.strerror or e})")
 
     from tweetner.quiet import silence_native_stderr
 
