@@ -171,10 +171,10 @@ def test_signature_accepts_an_empty_batch(serving) -> None:
 @pytest.fixture(scope="module")
 def predict_cli(serving, tiny_model):
     """Runs tweetner.predict.main in this process with the already loaded model; returns a function(argv) -> rc."""
-    from tweetner import export
+    from tweetner import serving as serving_module
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(export, "load_serving", lambda directory: serving)
+        mp.setattr(serving_module, "load_serving", lambda directory: serving)
         yield lambda *args: predict.main([*map(str, args), "--model", str(tiny_model), "-q"])
 
 
