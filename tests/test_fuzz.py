@@ -241,7 +241,7 @@ def test_predict_cli_streams_stdin_to_stdout(predict_cli, monkeypatch, capsys) -
 def test_predict_batches_respect_the_token_budget_after_cleaning() -> None:
     lines = ["patch now"] * 511 + ["&amp;" * 2000] + ["a,b,c,d,e,f,g,h"] * 300
     true_length = [max(1, len(text.tokenize(s))) for s in lines]
-    for batch in predict._batches(lines, 512):
+    for batch in predict.length_batches(lines, 512):
         padded = len(batch) * max(true_length[i] for i in batch)
         assert len(batch) == 1 or padded <= predict.TOKEN_BUDGET, (len(batch), padded)
 

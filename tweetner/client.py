@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
-from tweetner.predict import CHUNK, _batches, _chunks, format_line, read_lines
+from tweetner.predict import CHUNK, chunks, format_line, length_batches, read_lines
 
 SIGNATURE = "serving_default"
 INPUT = "tweets"
@@ -341,9 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         dst = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
     n, done = 0, False
     try:
-        for chunk in _chunks(read_lines(src), CHUNK):
+        for chunk in chunks(read_lines(src), CHUNK):
             results: list[dict] = [{}] * len(chunk)
-            for idx in _batches(chunk, args.batch_size):
+            for idx in length_batches(chunk, args.batch_size):
                 try:
                     answers = predict_rest(args.url, args.model, [chunk[i] for i in idx], args.timeout,
                                            columnar=args.columnar, version=args.model_version)

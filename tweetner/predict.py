@@ -58,7 +58,7 @@ def read_lines(stream: IO[bytes]) -> Iterator[str]:
         yield raw.decode("utf-8", errors="replace")
 
 
-def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
     chunk: list[str] = []
     for line in lines:
         chunk.append(line)
@@ -69,7 +69,7 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def _batches(lines: Sequence[str], batch_size: int) -> Iterator[list[int]]:
+def length_batches(lines: Sequence[str], batch_size: int) -> Iterator[list[int]]:
     """Index batches of similar length (by a cheap word count) within a token budget."""
     # Runs of the characters cleaning keeps bound the token count from above ("&amp;" * 2000 is one
     # whitespace word but 2000 tokens), so the budget holds after cleaning too.
@@ -105,7 +105,7 @@ class Predictor:
         import tensorflow as tf
 
         results: list[dict] = [{}] * len(lines)
-        for idx in _batches(lines, self.batch_size):
+        for idx in length_batches(lines, self.batch_size):
             out = self.serve(tf.constant([lines[i] for i in idx], tf.string))
             probs, rel, lengths = out["probability"].numpy(), out["relevant"].numpy(), out["lengths"].numpy()
             tokens, tags = out["tokens"].numpy(), out["tags"].numpy()
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dst = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8", newline="\n")
     n = 0
     try:
-        for chunk in _chunks(read_lines(src), CHUNK):
+        for chunk in chunks(read_lines(src), CHUNK):
             results = predictor.predict(chunk)
             dst.write("".join(format_line(r, args.format, args.all_tags) + "\n" for r in results))
             n += len(chunk)
